@@ -1,0 +1,17 @@
+"""Settings for the test suite: the real settings in development mode, plus speed-ups."""
+
+import os
+
+os.environ.setdefault("DJANGO_DEBUG", "1")
+
+from portal.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Tests enqueue nowhere unless a test starts a real worker (see tests/conftest.py `celery_worker`).
+CELERY_BROKER_URL = os.environ.get("TEST_CELERY_BROKER_URL", "memory://")
+CELERY_BROKER_TRANSPORT_OPTIONS = {}
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
