@@ -57,6 +57,14 @@ class VMRequestForm(TenantScopedMixin, forms.ModelForm):
         help_text="Only for a custom size.",
     )
     sockets = forms.IntegerField(min_value=1, max_value=4, initial=1, required=False)
+    # Kept byte for byte (no stripping): it is handed to cloud-init as written.
+    user_data = forms.CharField(
+        required=False,
+        strip=False,
+        label="Cloud-init user data",
+        help_text="Optional “#cloud-config” YAML or a “#!” script.",
+        widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false", "class": "mono"}),
+    )
     disk_gib = forms.IntegerField(min_value=1, max_value=MAX_DISK_GIB, label="Boot disk (GiB)", initial=20)
 
     class Meta:

@@ -183,7 +183,7 @@ def vm_create(request):
         elif live:
             _only_touched_errors(form)
     context = _order_context(request, tenant, form, "vm")
-    template = "portal/_vm_form.html" if request.htmx else "portal/vm_form.html"
+    template = "portal/_live_validation.html" if request.htmx else "portal/vm_form.html"
     return render(request, template, context, status=_form_status(request, form))
 
 
@@ -285,7 +285,7 @@ def cluster_create(request):
         elif live:
             _only_touched_errors(form)
     context = _order_context(request, tenant, form, "cluster", formset)
-    template = "portal/_cluster_form.html" if request.htmx else "portal/cluster_form.html"
+    template = "portal/_live_validation.html" if request.htmx else "portal/cluster_form.html"
     return render(request, template, context, status=_form_status(request, form))
 
 

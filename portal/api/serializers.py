@@ -159,7 +159,7 @@ class VMOrderSerializer(serializers.Serializer):
     ssh_keys = serializers.CharField(required=False, allow_blank=True)
     ci_user = serializers.CharField(required=False, allow_blank=True)
     user_data = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
-    run_strategy = serializers.CharField(required=False)
+    run_strategy = serializers.CharField(required=False, default="Always")
 
 
 class NodeGroupSerializer(serializers.ModelSerializer):
