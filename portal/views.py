@@ -10,6 +10,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
+from django.db.models import CharField, Value
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -414,24 +415,34 @@ def approval_queue(request):
     kind_filter = request.GET.get("kind", "")
     tenant_filter = request.GET.get("tenant", "")
     age = request.GET.get("age", "")
-    rows = []
+    # Page over (kind, pk, created_at) of both kinds in the database; load only the rows shown.
+    keys = None
     for key, kind in KINDS.items():
         if kind_filter and kind_filter != key:
             continue
-        qs = kind.queryset().filter(state=State.PENDING_APPROVAL)
+        qs = kind.model.objects.filter(state=State.PENDING_APPROVAL)
         if tenant_filter:
             qs = qs.filter(tenant__slug=tenant_filter)
         if age in AGES:
             qs = qs.filter(created_at__lte=timezone.now() - AGES[age])
-        rows.extend(qs.order_by("created_at", "pk")[:1000])
-    rows.sort(key=lambda r: (r.created_at, r.kind, r.pk))
-    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
-    usage = usage_by_tenant({r.tenant_id for r in page.object_list})
-    for row in page.object_list:
+        qs = (
+            qs.order_by()
+            .annotate(kind_key=Value(key, output_field=CharField()))
+            .values_list("kind_key", "pk", "created_at")
+        )
+        keys = qs if keys is None else keys.union(qs, all=True)
+    keys = keys.order_by("created_at", "pk") if keys is not None else []
+    page = Paginator(keys, PAGE_SIZE).get_page(request.GET.get("page"))
+    loaded = {
+        key: kind.queryset().in_bulk([pk for k, pk, _ in page.object_list if k == key]) for key, kind in KINDS.items()
+    }
+    rows = [loaded[k][pk] for k, pk, _ in page.object_list if pk in loaded[k]]
+    usage = usage_by_tenant({r.tenant_id for r in rows})
+    for row in rows:
         row.tenant_usage = usage.get(row.tenant_id)
     context = {
         "page": page,
-        "rows": page.object_list,
+        "rows": rows,
         "kinds": KINDS,
         "kind_filter": kind_filter,
         "tenant_filter": tenant_filter,

@@ -89,6 +89,7 @@ def fill(route: str, name: str, entry: URLPattern, world) -> tuple[str, bool]:
         "tenant": world["tenant"].slug,
         "name": "u1.medium",
         "version": "v1.33.4",
+        "action_id": "1",
     }
     url = "/" + route
     for match in re.finditer(r"<(?:(\w+):)?(\w+)>|\(\?P<(\w+)>[^)]*\)", route):
