@@ -651,3 +651,50 @@ class AuditEvent(models.Model):
 
 def dns_label_ok(value: str) -> bool:
     return bool(re.match(DNS_LABEL_RE, value or ""))
+
+
+class ClusterChange(models.Model):
+    """A change to a ready cluster (scale a node group, new Kubernetes version) that waits for an admin.
+
+    Changes that fit the quota and an auto-approval rule, or that do not grow the quota footprint, are applied at
+    once and only leave audit events; the others are kept here until approved or rejected.
+    """
+
+    class Kind(models.TextChoices):
+        SCALE = "scale", "Scale a node group"
+        VERSION = "version", "Change the Kubernetes version"
+
+    class Decision(models.TextChoices):
+        PENDING = "pending", "Pending approval"
+        APPLIED = "applied", "Applied"
+        REJECTED = "rejected", "Rejected"
+
+    cluster = models.ForeignKey(ClusterRequest, on_delete=models.CASCADE, related_name="changes")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    node_group = models.ForeignKey(NodeGroup, null=True, blank=True, on_delete=models.CASCADE)
+    min_replicas = models.PositiveSmallIntegerField(null=True, blank=True)
+    max_replicas = models.PositiveSmallIntegerField(null=True, blank=True)
+    kubernetes_version = models.ForeignKey(KubernetesVersion, null=True, blank=True, on_delete=models.PROTECT)
+    state = models.CharField(max_length=8, choices=Decision.choices, default=Decision.PENDING, db_index=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.cluster}: {self.describe()}"
+
+    def describe(self) -> str:
+        if self.kind == self.Kind.SCALE:
+            group = self.node_group
+            return (
+                f"node group {group.name}: {group.min_replicas}–{group.max_replicas} → "
+                f"{self.min_replicas}–{self.max_replicas} replicas"
+            )
+        return f"Kubernetes {self.cluster.kubernetes_version} → {self.kubernetes_version}"

@@ -295,7 +295,7 @@ def cluster_create(request):
 
 def _detail_context(request, kind: Kind, obj) -> dict:
     user = request.user
-    return {
+    context = {
         "kind": kind,
         "obj": obj,
         "vm": obj if kind.key == "vm" else None,
@@ -312,6 +312,14 @@ def _detail_context(request, kind: Kind, obj) -> dict:
             ("stop", "Force stop"),
         ],
     }
+    if kind.key == "cluster":
+        from .models import ClusterChange, KubernetesVersion
+
+        context["versions"] = KubernetesVersion.objects.filter(active=True)
+        context["changes"] = ClusterChange.objects.filter(cluster=obj).select_related(
+            "node_group", "kubernetes_version", "requested_by"
+        )[:50]
+    return context
 
 
 @login_required
@@ -440,7 +448,14 @@ def approval_queue(request):
     usage = usage_by_tenant({r.tenant_id for r in rows})
     for row in rows:
         row.tenant_usage = usage.get(row.tenant_id)
+    from .models import ClusterChange
+
     context = {
+        "pending_changes": ClusterChange.objects.filter(state=ClusterChange.Decision.PENDING)
+        .select_related(
+            "cluster__tenant", "cluster__kubernetes_version", "node_group", "kubernetes_version", "requested_by"
+        )
+        .order_by("created_at")[:100],
         "page": page,
         "rows": rows,
         "kinds": KINDS,
@@ -589,3 +604,127 @@ def audit_log(request):
 def healthz(request):
     """Liveness for load balancers: no database, no login."""
     return HttpResponse("ok", content_type="text/plain")
+
+
+# --- cluster access: kubeconfig and manifests ------------------------------------------------------------------
+
+
+@login_required
+def cluster_kubeconfig(request, pk: int):
+    """The tenant cluster's kubeconfig, read from the management cluster on demand; never stored, always audited."""
+    obj = _scoped_object(request, KINDS["cluster"], pk)
+    _require_role(request, obj.tenant, Role.USE)
+    from provisioning.capi.tasks_impl import kubeconfig_for
+
+    try:
+        data = kubeconfig_for(obj)
+    except Exception as exc:  # noqa: BLE001 - the management cluster may be unreachable; say so
+        messages.error(request, f"The management cluster could not be reached: {type(exc).__name__}.")
+        return redirect(obj.get_absolute_url())
+    if data is None:
+        messages.error(request, "The kubeconfig is not available yet: the control plane is still coming up.")
+        return redirect(obj.get_absolute_url())
+    from . import audit
+
+    audit.record("kubeconfig.download", obj, actor=request.user)
+    response = HttpResponse(data, content_type="application/yaml")
+    response["Content-Disposition"] = f'attachment; filename="{obj.tenant.slug}-{obj.name}-kubeconfig.yaml"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+def cluster_manifests(request, pk: int):
+    """The rendered Cluster API objects (no Secrets) for the tenant to read or keep."""
+    obj = _scoped_object(request, KINDS["cluster"], pk)
+    from provisioning.capi.spec import SpecError
+    from provisioning.capi.tasks_impl import manifests_for
+
+    try:
+        text = manifests_for(obj)
+    except SpecError as exc:
+        messages.error(request, f"The manifests cannot be rendered: {exc}")
+        return redirect(obj.get_absolute_url())
+    response = HttpResponse(text, content_type="application/yaml")
+    response["Content-Disposition"] = f'attachment; filename="{obj.tenant.slug}-{obj.name}-capi.yaml"'
+    return response
+
+
+# --- cluster changes: scale and upgrade ------------------------------------------------------------------------
+
+
+def _change_result(request, cluster, change) -> None:
+    from .models import ClusterChange
+
+    if change.state == ClusterChange.Decision.APPLIED:
+        messages.success(request, f"Applying: {change.describe()}.")
+    else:
+        messages.info(request, f"Waiting for an admin's approval: {change.describe()}.")
+    del cluster
+
+
+@login_required
+@require_POST
+def cluster_scale(request, pk: int):
+    from . import changes
+
+    cluster = _scoped_object(request, KINDS["cluster"], pk)
+    _require_role(request, cluster.tenant, Role.USE)
+    group = get_object_or_404(NodeGroup, cluster=cluster, name=request.POST.get("group", ""))
+    try:
+        min_replicas = int(request.POST.get("min_replicas", ""))
+        max_replicas = int(request.POST.get("max_replicas", ""))
+        change = changes.request_scale(
+            cluster, group, min_replicas=min_replicas, max_replicas=max_replicas, actor=request.user
+        )
+    except ValueError as exc:  # ChangeError is a ValueError; so is a non-number
+        messages.error(request, f"Not scaled: {exc}" if str(exc) else "Not scaled: give whole numbers.")
+    except (IllegalTransition, services.QuotaExceeded) as exc:
+        messages.error(request, f"Not scaled: {exc}")
+    else:
+        _change_result(request, cluster, change)
+    return redirect(cluster.get_absolute_url())
+
+
+@login_required
+@require_POST
+def cluster_upgrade(request, pk: int):
+    from . import changes
+    from .models import KubernetesVersion
+
+    cluster = _scoped_object(request, KINDS["cluster"], pk)
+    _require_role(request, cluster.tenant, Role.USE)
+    version = KubernetesVersion.objects.filter(version=request.POST.get("version", ""), active=True).first()
+    if version is None:
+        messages.error(request, "That Kubernetes version is not offered.")
+        return redirect(cluster.get_absolute_url())
+    try:
+        change = changes.request_version(cluster, version, actor=request.user)
+    except (ValueError, IllegalTransition) as exc:
+        messages.error(request, f"Not upgraded: {exc}")
+    else:
+        _change_result(request, cluster, change)
+    return redirect(cluster.get_absolute_url())
+
+
+@login_required
+@require_POST
+def change_decide(request, pk: int, action: str):
+    from . import changes
+    from .models import ClusterChange
+
+    _require_approver(request)
+    change = get_object_or_404(ClusterChange.objects.select_related("cluster__tenant", "node_group"), pk=pk)
+    reason = request.POST.get("reason", "").strip()[:2000]
+    try:
+        if action == "approve":
+            changes.approve_change(change, actor=request.user, reason=reason)
+        elif action == "reject":
+            changes.reject_change(change, actor=request.user, reason=reason)
+        else:
+            raise Http404("Unknown decision.")
+    except (ValueError, IllegalTransition, services.QuotaExceeded) as exc:
+        messages.error(request, f"Not done: {exc}")
+    else:
+        messages.success(request, f"Change {action}d: {change.describe()}.")
+    return redirect("portal:approvals")

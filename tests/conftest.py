@@ -19,6 +19,8 @@ from portal.models import (
     TenantNetwork,
 )
 
+pytest_plugins = ["devstack.kubeapi.pytest_plugin"]
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("PORTAL_SHARED_DIR", REPO_ROOT.parent / "shared"))
 

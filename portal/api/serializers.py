@@ -260,3 +260,21 @@ class AuditEventSerializer(serializers.ModelSerializer):
             "before",
             "after",
         ]
+
+
+class ScaleSerializer(serializers.Serializer):
+    node_group = serializers.CharField()
+    min_replicas = serializers.IntegerField(min_value=0, max_value=100)
+    max_replicas = serializers.IntegerField(min_value=1, max_value=100)
+
+
+class UpgradeSerializer(serializers.Serializer):
+    kubernetes_version = serializers.CharField()
+
+
+class ClusterChangeSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    state = serializers.CharField()
+    description = serializers.CharField(source="describe")
+    reason = serializers.CharField()

@@ -250,6 +250,87 @@ class ClusterRequestViewSet(RequestViewSet):
             self.get_serializer(self.get_queryset().get(pk=cluster.pk)).data, status=status.HTTP_201_CREATED
         )
 
+    def _change(self, request, make):
+        from .. import changes
+
+        cluster = self.get_object()
+        if not has_role(request.user, cluster.tenant, Role.USE):
+            raise PermissionDenied("Your role does not allow changing this cluster.")
+        try:
+            change = make(changes, cluster)
+        except IllegalTransition as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        except services.QuotaExceeded as exc:
+            return Response({"detail": str(exc), "quota": exc.errors}, status=status.HTTP_409_CONFLICT)
+        except ValueError as exc:
+            raise ValidationError({"detail": [str(exc)]}) from None
+        code = status.HTTP_200_OK if change.state == "applied" else status.HTTP_202_ACCEPTED
+        return Response(s.ClusterChangeSerializer(change).data, status=code)
+
+    @extend_schema(
+        request=s.ScaleSerializer, responses={200: s.ClusterChangeSerializer, 202: s.ClusterChangeSerializer}
+    )
+    @action(detail=True, methods=["post"])
+    def scale(self, request, pk=None):
+        self.get_object()  # scope first: another tenant's cluster is a 404 whatever the body
+        body = s.ScaleSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+
+        def make(changes, cluster):
+            group = cluster.node_groups.filter(name=data["node_group"]).first()
+            if group is None:
+                raise ValueError(f"No node group {data['node_group']!r} in this cluster.")
+            return changes.request_scale(
+                cluster, group, min_replicas=data["min_replicas"], max_replicas=data["max_replicas"], actor=request.user
+            )
+
+        return self._change(request, make)
+
+    @extend_schema(
+        request=s.UpgradeSerializer, responses={200: s.ClusterChangeSerializer, 202: s.ClusterChangeSerializer}
+    )
+    @action(detail=True, methods=["post"])
+    def upgrade(self, request, pk=None):
+        self.get_object()
+        body = s.UpgradeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        version = KubernetesVersion.objects.filter(
+            version=body.validated_data["kubernetes_version"], active=True
+        ).first()
+        if version is None:
+            raise ValidationError({"kubernetes_version": ["That Kubernetes version is not offered."]})
+        return self._change(
+            request, lambda changes, cluster: changes.request_version(cluster, version, actor=request.user)
+        )
+
+    @extend_schema(responses={(200, "application/yaml"): bytes})
+    @action(detail=True, methods=["get"])
+    def kubeconfig(self, request, pk=None):
+        """The tenant cluster's kubeconfig (role `use` or higher); read on demand and audited, never stored."""
+        from django.http import HttpResponse
+
+        from provisioning.capi.tasks_impl import kubeconfig_for
+
+        from .. import audit
+
+        cluster = self.get_object()
+        if not has_role(request.user, cluster.tenant, Role.USE):
+            raise PermissionDenied("Your role does not allow downloading the kubeconfig.")
+        try:
+            data = kubeconfig_for(cluster)
+        except Exception as exc:  # noqa: BLE001 - unreachable management cluster: say so, never a 500
+            return Response(
+                {"detail": f"The management cluster could not be reached: {type(exc).__name__}."},
+                status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            )
+        if data is None:
+            return Response({"detail": "The kubeconfig is not available yet."}, status=status.HTTP_409_CONFLICT)
+        audit.record("kubeconfig.download", cluster, actor=request.user)
+        response = HttpResponse(data, content_type="application/yaml")
+        response["Cache-Control"] = "no-store"
+        return response
+
 
 class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
     """Tenant members see their tenants' events; staff see everything."""
