@@ -497,10 +497,8 @@ def _minus(a: Usage, b: Usage) -> Usage:
 
 def _placement_preview(obj) -> dict:
     """Where provisioning would put it, from live node capacity; an error is shown, not hidden."""
-    try:
-        from provisioning.placement import preview_placement
-    except ImportError:
-        return {"error": "Placement preview is not available."}
+    from .placement import preview_placement
+
     try:
         return preview_placement(obj)
     except Exception as exc:  # noqa: BLE001 - any failure of the live look-up is shown to the admin
