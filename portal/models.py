@@ -462,6 +462,10 @@ class VMRequest(LifecycleModel):
                 name="uniq_live_vm_name_per_tenant",
             )
         ]
+        indexes = [
+            models.Index(fields=["tenant", "-created_at"], name="vm_tenant_recent_idx"),
+            models.Index(fields=["state", "created_at"], name="vm_state_age_idx"),
+        ]
         permissions = [("approve_vmrequest", "Can approve or reject VM requests")]
 
     def get_absolute_url(self) -> str:
@@ -520,6 +524,10 @@ class ClusterRequest(LifecycleModel):
                 condition=Q(state__in=sorted(NAME_HOLDING_STATES)),
                 name="uniq_live_cluster_name_per_tenant",
             )
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "-created_at"], name="cluster_tenant_recent_idx"),
+            models.Index(fields=["state", "created_at"], name="cluster_state_age_idx"),
         ]
         permissions = [("approve_clusterrequest", "Can approve or reject cluster requests")]
 
