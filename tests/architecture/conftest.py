@@ -71,3 +71,153 @@ def shared_yaml_files() -> list[Path]:
     if not BUNDLES_DIR.is_dir():
         return []
     return sorted(BUNDLES_DIR.resolve().rglob("*.yaml"))
+
+
+# --------------------------------------------------------------------------------------------------
+# Status page and self-test fixtures (tests/architecture/test_status.py, test_selftest.py, test_pages.py)
+# --------------------------------------------------------------------------------------------------
+
+PVE_SECRET_ENV = "TEST_ARCH_PVE_SECRET"
+
+
+@pytest.fixture
+def fast_pipeline(settings):
+    """Short polls and waits so pipeline runs against fakepve take well under a second per step."""
+    from provisioning.proxmox.endpoints import forget_clients
+
+    settings.PROVISIONING_TASK_POLL_INTERVAL = 0.01
+    settings.PROVISIONING_HTTP_TIMEOUT = 5
+    settings.PROVISIONING_RETRY_BASE_SECONDS = 0.01
+    settings.PROVISIONING_RETRY_CAP_SECONDS = 0.05
+    settings.PROVISIONING_MAX_ATTEMPTS = 2
+    settings.PROVISIONING_AGENT_WAIT = 0.05
+    settings.PROVISIONING_START_TIMEOUT = 5
+    settings.PROVISIONING_TASK_TIMEOUT = 30
+    settings.STATUS_CHECK_TIMEOUT = 5
+    forget_clients()
+    yield settings
+    forget_clients()
+
+
+@pytest.fixture
+def status_cache():
+    """Status results are cached between requests; every test starts from an empty cache."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield cache
+    cache.clear()
+
+
+@pytest.fixture
+def pve(fakepve):
+    """fakepve with the demo inventory: nodes pve1/pve2, local/local-lvm/ceph-vm, pool portal, three templates."""
+    from devstack.fakepve_demo import populate
+
+    return populate(fakepve)
+
+
+@pytest.fixture
+def pve_endpoint(db, pve, fakepve_cafile, monkeypatch, fast_pipeline):
+    """The fake registered as the portal's default endpoint (verified TLS, token secret from the environment)."""
+    from devstack.fakepve_demo import DEMO_TOKEN_ID, DEMO_TOKEN_SECRET
+    from portal.models import ProxmoxEndpoint
+
+    monkeypatch.setenv(PVE_SECRET_ENV, DEMO_TOKEN_SECRET)
+    return ProxmoxEndpoint.objects.create(
+        name="demo",
+        api_url=pve.url,
+        token_id=DEMO_TOKEN_ID,
+        secret_env=PVE_SECRET_ENV,
+        ca_bundle=fakepve_cafile,
+        vmid_range_start=100000,
+        vmid_range_end=100999,
+        is_default=True,
+    )
+
+
+# name, group, version, kind, plural - what the status checks and the self-test look for.
+MANAGEMENT_CRDS = {
+    "CAPI": [
+        ("cluster.x-k8s.io", "v1beta2", "Cluster", "clusters"),
+        ("cluster.x-k8s.io", "v1beta2", "Machine", "machines"),
+        ("cluster.x-k8s.io", "v1beta2", "MachineDeployment", "machinedeployments"),
+    ],
+    "capmox": [
+        ("infrastructure.cluster.x-k8s.io", "v1alpha2", "ProxmoxCluster", "proxmoxclusters"),
+        ("infrastructure.cluster.x-k8s.io", "v1alpha2", "ProxmoxMachine", "proxmoxmachines"),
+        ("infrastructure.cluster.x-k8s.io", "v1alpha2", "ProxmoxMachineTemplate", "proxmoxmachinetemplates"),
+    ],
+    "Kamaji": [("controlplane.cluster.x-k8s.io", "v1alpha2", "KamajiControlPlane", "kamajicontrolplanes")],
+    "IPAM": [
+        ("ipam.cluster.x-k8s.io", "v1beta2", "InClusterIPPool", "inclusterippools"),
+        ("ipam.cluster.x-k8s.io", "v1beta2", "IPAddressClaim", "ipaddressclaims"),
+        ("ipam.cluster.x-k8s.io", "v1beta2", "IPAddress", "ipaddresses"),
+    ],
+    "Flux": [("helm.toolkit.fluxcd.io", "v2", "HelmRelease", "helmreleases")],
+}
+
+
+def capmox_deployment(ready: int = 1, replicas: int = 1) -> dict:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": "capmox-controller-manager",
+            "namespace": "capmox-system",
+            "labels": {"cluster.x-k8s.io/provider": "infrastructure-proxmox"},
+        },
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": "capmox"}},
+            "template": {"metadata": {"labels": {"app": "capmox"}}, "spec": {"containers": []}},
+        },
+        "status": {"replicas": replicas, "readyReplicas": ready, "availableReplicas": ready},
+    }
+
+
+def proxmox_cluster(name: str, available: bool, reason: str, message: str = "", namespace: str = "tenant-acme"):
+    return {
+        "apiVersion": "infrastructure.cluster.x-k8s.io/v1alpha2",
+        "kind": "ProxmoxCluster",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {},
+        "status": {
+            "conditions": [
+                {
+                    "type": "ProxmoxAvailable",
+                    "status": "True" if available else "False",
+                    "reason": reason,
+                    "message": message,
+                    "lastTransitionTime": "2026-11-26T00:00:00Z",
+                }
+            ]
+        },
+    }
+
+
+@pytest.fixture
+def management_cluster(settings, tmp_path):
+    """A fake management cluster API built from the given providers' CRDs; CAPI_KUBECONFIG points at it.
+
+    Call it: `api = management_cluster(providers=("CAPI", "capmox"), objects=[...])`.
+    """
+    from devstack.kubeapi import FakeKubeAPI
+    from devstack.kubeapi.crds import minimal_crd
+
+    servers = []
+
+    def build(providers=tuple(MANAGEMENT_CRDS), objects=()):
+        server = FakeKubeAPI(builtin_crds=False)
+        for provider in providers:
+            for group, version, kind, plural in MANAGEMENT_CRDS[provider]:
+                server.add_crd(minimal_crd(group, version, kind, plural))
+        server.start()
+        servers.append(server)
+        server.load_objects(list(objects))
+        settings.CAPI_KUBECONFIG = str(server.write_kubeconfig(tmp_path / f"kubeconfig-{len(servers)}"))
+        return server
+
+    yield build
+    for server in servers:
+        server.stop()
