@@ -205,6 +205,10 @@ KAMAJI_DATASTORE_NAME = os.environ.get("KAMAJI_DATASTORE_NAME", "default")
 CLUSTER_POD_CIDR = os.environ.get("CLUSTER_POD_CIDR", "10.243.0.0/16")
 CLUSTER_SERVICE_CIDR = os.environ.get("CLUSTER_SERVICE_CIDR", "10.95.0.0/16")
 
+# Migration wizard: pasted manifests may be large; uploads stream to disk and have their own limits.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024
+MIGRATION_SOURCE_KUBECONFIG = os.environ.get("MIGRATION_SOURCE_KUBECONFIG", "")
+
 # Secrets files (Proxmox token secrets): a JSON object {name: secret}, never rendered or logged.
 PORTAL_SECRETS_FILE = os.environ.get("PORTAL_SECRETS_FILE", "")
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import Permission, User
 
+from portal.catalog import seed_catalog
 from portal.models import (
     Membership,
     OSTemplate,
@@ -92,6 +93,7 @@ def endpoint(db):
 
 @pytest.fixture
 def template(db, endpoint):
+    seed_catalog()  # a transactional test before this one may have flushed the seeded catalog
     return OSTemplate.objects.create(
         name="ubuntu-24.04", endpoint=endpoint, vmid=9000, node="pve1", os_family="ubuntu", min_disk_gib=10
     )
@@ -99,6 +101,7 @@ def template(db, endpoint):
 
 @pytest.fixture
 def acme(db):
+    seed_catalog()
     return make_tenant("acme", quota={"vcpus": 16, "memory_gib": 64, "disk_gib": 500, "vms": 10, "clusters": 2})
 
 

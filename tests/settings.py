@@ -15,3 +15,13 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+# SQLite: a file-backed test database (not the in-memory default) so that threads — the live server, in-thread
+# Celery workers, concurrency tests — all see the same data.
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
+    import tempfile
+    from pathlib import Path
+
+    DATABASES["default"].setdefault("TEST", {})["NAME"] = str(  # noqa: F405
+        Path(tempfile.gettempdir()) / f"portal-test-{os.getpid()}.sqlite3"
+    )

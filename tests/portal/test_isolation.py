@@ -12,6 +12,7 @@ import re
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from migration.models import MigrationPlan
 from portal import audit
 from portal.models import ClusterRequest, KubernetesVersion, NodeGroup, VMRequest
 from portal.states import State
@@ -82,7 +83,8 @@ def world(acme, globex, member, outsider, admin_user, template):
     )
     NodeGroup.objects.create(cluster=cluster, name="md0", min_replicas=1, max_replicas=2)
     event = audit.record("submitted", vm, actor=member, reason=f"ordered {SECRET_VM}")
-    return {"vm": vm, "cluster": cluster, "tenant": acme, "event": event}
+    plan = MigrationPlan.objects.create(tenant=acme, owner=member, name="acme-secret-plan")
+    return {"vm": vm, "cluster": cluster, "tenant": acme, "event": event, "plan": plan}
 
 
 def fill(route: str, name: str, entry: URLPattern, world) -> tuple[str, bool]:
@@ -90,6 +92,8 @@ def fill(route: str, name: str, entry: URLPattern, world) -> tuple[str, bool]:
     obj = world["cluster"] if ("cluster" in name or "cluster" in route) else world["vm"]
     if "audit" in route:
         obj = world["event"]
+    if route.startswith("migration/"):
+        obj = world["plan"]
     values = {
         "pk": str(obj.pk),
         "kind": getattr(obj, "kind", "vm"),
@@ -128,7 +132,8 @@ def test_no_view_leaks_another_tenants_objects(client, world, outsider, route, n
     for method in ("get", "post"):
         response = getattr(client, method)(url)
         text = body(response)
-        assert SECRET_VM not in text and SECRET_CLUSTER not in text, f"{method.upper()} {url} shows acme's object"
+        for secret in (SECRET_VM, SECRET_CLUSTER, "acme-secret-plan"):
+            assert secret not in text, f"{method.upper()} {url} shows acme's object {secret}"
         if targets_object and name not in PUBLIC_NAMES:
             assert response.status_code in (403, 404, 405), f"{method.upper()} {url} answered {response.status_code}"
             if response.status_code == 403:
