@@ -47,6 +47,7 @@ def main() -> int:
     env.setdefault("DJANGO_DEBUG", "1")
     env[DEMO_SECRET_ENV] = DEMO_TOKEN_SECRET
     env.setdefault("CAPI_KUBECONFIG", str(VAR / "kubeconfig"))
+    env.setdefault("MIGRATION_SOURCE_KUBECONFIG", env["CAPI_KUBECONFIG"])  # the wizard reads legacy VMs there
     if "CELERY_BROKER_URL" not in env and reachable("127.0.0.1", 6379):
         env["CELERY_BROKER_URL"] = "redis://127.0.0.1:6379/3"
     broker = env.get("CELERY_BROKER_URL", "filesystem:// (var/celery)")
