@@ -78,7 +78,15 @@ def main() -> int:
         if reachable(pve_host, 8006):
             print(f"fakepve already answers on {pve_host}:8006; using it.")
         else:
-            start("fakepve", [PY, "-m", "devstack.fakepve_demo", "--host", pve_host, "--cafile", str(ca_file)])
+            # Each Proxmox task takes a second so a person can watch clone, configure and start go by.
+            task_seconds = env.get("PORTAL_DEMO_TASK_SECONDS", "1")
+            start(
+                "fakepve",
+                [
+                    *[PY, "-m", "devstack.fakepve_demo", "--host", pve_host, "--cafile", str(ca_file)],
+                    *["--task-seconds", task_seconds],
+                ],
+            )
             wait_for(pve_host, 8006, "fakepve")
         kube_port = int(env.get("PORTAL_DEMO_KUBE_PORT", "6443"))
         if not reachable("127.0.0.1", kube_port):

@@ -16,8 +16,9 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
-# SQLite: a file-backed test database (not the in-memory default) so that threads — the live server, in-thread
-# Celery workers, concurrency tests — all see the same data.
+# SQLite: a file-backed test database (not the shared-cache in-memory default, which answers concurrent writers
+# with "table is locked") so threads — the live server, in-thread Celery workers — see the same data; IMMEDIATE
+# transactions make concurrent writers wait their turn instead of failing with "database is locked".
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
     import tempfile
     from pathlib import Path

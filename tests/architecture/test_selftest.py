@@ -228,24 +228,6 @@ def test_stale_runs_are_failed(db, admin_user):
 WORKER_REDIS_URL = "redis://127.0.0.1:6379/14"  # not db 15: the provisioning tests' worker purges that one
 
 
-def _sqlite_for_threads() -> None:
-    """Worker threads share the test database: a file SQLite database with IMMEDIATE transactions (as in
-    tests/provisioning/conftest.py), since the in-memory one answers concurrent writers with "table is locked"."""
-    import os
-    import tempfile
-    from pathlib import Path
-
-    from django.conf import settings as django_settings
-
-    db = django_settings.DATABASES["default"]
-    if db["ENGINE"].endswith("sqlite3") and not db.get("TEST", {}).get("NAME"):
-        db.setdefault("TEST", {})["NAME"] = str(Path(tempfile.gettempdir()) / f"portal-test-{os.getpid()}.sqlite3")
-        db.setdefault("OPTIONS", {})["transaction_mode"] = "IMMEDIATE"
-
-
-_sqlite_for_threads()
-
-
 @pytest.fixture
 def redis_worker(transactional_db):
     """A Celery worker (threads) on Redis, consuming the provisioning tasks; skipped without Redis.
