@@ -117,7 +117,10 @@ def main() -> int:
                 "Template sync failed (the seeded catalog stays):",
                 (sync.stderr or sync.stdout).strip()[-300:],
             )
-        start("worker", [PY, "-m", "celery", "-A", "portal", "worker", "-B", "--loglevel", "INFO", "-c", "4"])
+        start(
+            "worker",
+            [PY, "-m", "celery", "-A", "portal", "worker", "-B", "-s", str(VAR / "celerybeat-schedule"), "-c", "4"],
+        )
         if (ROOT / "provisioning" / "capi" / "reconciler.py").exists():
             start("reconciler", [PY, "-m", "provisioning.capi.reconciler", "--loop"])
         start("web", [*manage, "runserver", f"127.0.0.1:{web_port}", "--noreload"])
