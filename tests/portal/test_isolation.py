@@ -14,7 +14,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from migration.models import MigrationPlan
 from portal import audit
-from portal.models import ClusterRequest, KubernetesVersion, NodeGroup, VMRequest
+from portal.models import ClusterRequest, KubernetesVersion, Membership, NodeGroup, VMRequest
 from portal.states import State
 
 from ..conftest import ED25519_KEY
@@ -84,14 +84,24 @@ def world(acme, globex, member, outsider, admin_user, template):
     NodeGroup.objects.create(cluster=cluster, name="md0", min_replicas=1, max_replicas=2)
     event = audit.record("submitted", vm, actor=member, reason=f"ordered {SECRET_VM}")
     plan = MigrationPlan.objects.create(tenant=acme, owner=member, name="acme-secret-plan")
-    return {"vm": vm, "cluster": cluster, "tenant": acme, "event": event, "plan": plan}
+    return {
+        "vm": vm,
+        "cluster": cluster,
+        "tenant": acme,
+        "event": event,
+        "plan": plan,
+        "membership": Membership.objects.get(user=member, tenant=acme),
+        "template": template,
+    }
 
 
 def fill(route: str, name: str, entry: URLPattern, world) -> tuple[str, bool]:
     """A concrete URL for the pattern, and whether it points at one of acme's objects."""
     obj = world["cluster"] if ("cluster" in name or "cluster" in route) else world["vm"]
-    if "audit" in route:
-        obj = world["event"]
+    # Ids differ between tables (and, on PostgreSQL, between test runs): pick the object the route is about.
+    for keyword, key in (("audit", "event"), ("memberships", "membership"), ("templates", "template")):
+        if keyword in route:
+            obj = world[key]
     if route.startswith("migration/"):
         obj = world["plan"]
     values = {

@@ -58,6 +58,17 @@ def test_twenty_concurrent_requests_get_distinct_vmids(celery_worker, pve, make_
     assert {vm.node for vm in pve.vms if not vm.template} == {"pve1", "pve2"}
 
 
+def _database_url(connection) -> str:
+    """The test database as a URL for a worker subprocess (the test database itself, not a new one)."""
+    db = connection.settings_dict
+    if connection.vendor == "postgresql":
+        auth = db.get("USER") or "postgres"
+        if db.get("PASSWORD"):
+            auth += f":{db['PASSWORD']}"
+        return f"postgres://{auth}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+    return f"sqlite:///{db['NAME']}"
+
+
 def _children(pid: int) -> list[int]:
     out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
     return [int(p) for p in out.split()]
@@ -92,7 +103,7 @@ def test_worker_process_killed_mid_clone_resumes_without_duplicate(
         DJANGO_SETTINGS_MODULE="tests.provisioning.worker_settings",
         TEST_CELERY_BROKER_URL=broker,
         PROVISIONING_TEST_KEYPREFIX=prefix,
-        DATABASE_URL=f"sqlite:///{connection.settings_dict['NAME']}?transaction_mode=IMMEDIATE",
+        DATABASE_URL=_database_url(connection),
         PROVISIONING_TASK_POLL_INTERVAL="0.05",
         PROVISIONING_AGENT_WAIT="0",
         DJANGO_LOG_LEVEL="WARNING",
