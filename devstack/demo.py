@@ -90,16 +90,16 @@ def main() -> int:
             wait_for(pve_host, 8006, "fakepve")
         kube_port = int(env.get("PORTAL_DEMO_KUBE_PORT", "6443"))
         if not reachable("127.0.0.1", kube_port):
+            from devstack import management_seed
+
+            # The management cluster starts with the capmox controller, Flux HelmReleases and legacy KubeVirt VMs.
+            seed = VAR / "management.yaml"
+            management_seed.write(seed)
             start(
                 "kubeapi",
                 [
-                    PY,
-                    "-m",
-                    "devstack.kubeapi",
-                    "--port",
-                    str(kube_port),
-                    "--kubeconfig-out",
-                    env["CAPI_KUBECONFIG"],
+                    *[PY, "-m", "devstack.kubeapi", "--port", str(kube_port)],
+                    *["--kubeconfig-out", env["CAPI_KUBECONFIG"], "--manifests", str(seed)],
                 ],
             )
             wait_for("127.0.0.1", kube_port, "fake Kubernetes API")

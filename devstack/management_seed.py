@@ -105,12 +105,15 @@ def objects() -> list[dict]:
     return [*namespaces, capmox_deployment(), *helm_releases(), *kubevirt_vms()]
 
 
+def write(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump_all(objects(), sort_keys=False))
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    out = Path(argv[0] if argv else "var/management.yaml")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(yaml.safe_dump_all(objects(), sort_keys=False))
-    print(out)
+    print(write(Path(argv[0] if argv else "var/management.yaml")))
     return 0
 
 
