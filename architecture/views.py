@@ -400,4 +400,8 @@ def selftest_steps(request):
     _require_staff(request)
     runs = list(SelfTestRun.objects.select_related("started_by")[:1])
     run = _chosen_run(request, runs)
-    return render(request, "architecture/_selftest_steps.html", {"run": run})
+    response = render(request, "architecture/_selftest_steps.html", {"run": run})
+    if request.htmx and run is not None and run.is_final:
+        # The run finished while the page watched: reload it so the button and the run list match.
+        response["HX-Refresh"] = "true"
+    return response
