@@ -6,17 +6,11 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
-from portal.models import ClusterRequest, Role, Tenant, VMRequest
+from portal.models import ClusterRequest, Tenant, TenantScopedQuerySet, VMRequest
 
 
-class PlanQuerySet(models.QuerySet):
-    def for_user(self, user, min_role: str = Role.VIEW):
-        """Plans of the user's tenants; staff see every plan."""
-        if not user.is_authenticated:
-            return self.none()
-        if user.is_staff:
-            return self
-        return self.filter(tenant__in=Tenant.objects.for_user(user, min_role).values("pk"))
+class PlanQuerySet(TenantScopedQuerySet):
+    """Plans of the user's tenants; staff see every plan."""
 
 
 class MigrationPlan(models.Model):

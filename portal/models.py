@@ -388,7 +388,9 @@ def format_mib(mib: int) -> str:
 # --- requests ----------------------------------------------------------------------------------------
 
 
-class RequestQuerySet(models.QuerySet):
+class TenantScopedQuerySet(models.QuerySet):
+    """For models with a `tenant` foreign key: what a user may see."""
+
     def for_user(self, user, min_role: str = Role.VIEW):
         """What `user` may see: staff see everything, members their tenants'."""
         if not user.is_authenticated:
@@ -415,7 +417,7 @@ class LifecycleModel(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = RequestQuerySet.as_manager()
+    objects = TenantScopedQuerySet.as_manager()
 
     kind: str = ""
 

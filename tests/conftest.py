@@ -55,6 +55,22 @@ def redis_url() -> str | None:
         return None
 
 
+def fast_provisioning_settings(settings, *, max_attempts: int) -> None:
+    """Short polls, waits and backoffs so pipeline runs against fakepve take well under a second per step
+    (production defaults are in provisioning/conf.py)."""
+    from provisioning.proxmox.endpoints import forget_clients
+
+    settings.PROVISIONING_TASK_POLL_INTERVAL = 0.01
+    settings.PROVISIONING_HTTP_TIMEOUT = 5
+    settings.PROVISIONING_RETRY_BASE_SECONDS = 0.01
+    settings.PROVISIONING_RETRY_CAP_SECONDS = 0.05
+    settings.PROVISIONING_MAX_ATTEMPTS = max_attempts
+    settings.PROVISIONING_AGENT_WAIT = 0.05
+    settings.PROVISIONING_START_TIMEOUT = 5
+    settings.PROVISIONING_TASK_TIMEOUT = 30
+    forget_clients()
+
+
 def make_user(username: str, *, staff: bool = False, approver: bool = False) -> User:
     user = User.objects.create_user(username, f"{username}@example.com", "pw", is_staff=staff)
     if approver:

@@ -85,16 +85,10 @@ def fast_pipeline(settings):
     """Short polls and waits so pipeline runs against fakepve take well under a second per step."""
     from provisioning.proxmox.endpoints import forget_clients
 
-    settings.PROVISIONING_TASK_POLL_INTERVAL = 0.01
-    settings.PROVISIONING_HTTP_TIMEOUT = 5
-    settings.PROVISIONING_RETRY_BASE_SECONDS = 0.01
-    settings.PROVISIONING_RETRY_CAP_SECONDS = 0.05
-    settings.PROVISIONING_MAX_ATTEMPTS = 2
-    settings.PROVISIONING_AGENT_WAIT = 0.05
-    settings.PROVISIONING_START_TIMEOUT = 5
-    settings.PROVISIONING_TASK_TIMEOUT = 30
+    from ..conftest import fast_provisioning_settings
+
+    fast_provisioning_settings(settings, max_attempts=2)
     settings.STATUS_CHECK_TIMEOUT = 5
-    forget_clients()
     yield settings
     forget_clients()
 

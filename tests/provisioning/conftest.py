@@ -34,18 +34,12 @@ def requests_to(pve, method: str, suffix: str) -> list:
 # ---------------------------------------------------------------------------------------------- portal side
 @pytest.fixture(autouse=True)
 def fast_provisioning(settings):
-    """Short polls and backoffs so fault tests run in seconds (production defaults are in pipeline.setting)."""
+    """Short polls and backoffs so fault tests run in seconds."""
     from provisioning.proxmox.endpoints import forget_clients
 
-    settings.PROVISIONING_TASK_POLL_INTERVAL = 0.01
-    settings.PROVISIONING_HTTP_TIMEOUT = 5
-    settings.PROVISIONING_RETRY_BASE_SECONDS = 0.01
-    settings.PROVISIONING_RETRY_CAP_SECONDS = 0.05
-    settings.PROVISIONING_MAX_ATTEMPTS = 3
-    settings.PROVISIONING_AGENT_WAIT = 0.05
-    settings.PROVISIONING_START_TIMEOUT = 5
-    settings.PROVISIONING_TASK_TIMEOUT = 30
-    forget_clients()
+    from ..conftest import fast_provisioning_settings
+
+    fast_provisioning_settings(settings, max_attempts=3)
     yield
     forget_clients()
 
