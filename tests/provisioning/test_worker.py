@@ -36,6 +36,21 @@ def test_happy_path_through_worker(celery_worker, pve, make_request):
     assert {"portal", "tenant-acme", f"req-{request.pk}"} <= set(vm.config["tags"].split(";"))
 
 
+def test_admin_approval_hands_off_to_the_worker_after_commit(celery_worker, pve, make_request, user):
+    """The portal's own approval (not a direct .delay): on commit the task goes through Redis to the worker."""
+    from django.contrib.auth import get_user_model
+
+    from portal import services
+
+    request = make_request(state=State.PENDING_APPROVAL)
+    admin = get_user_model().objects.create_user("root-admin", password="pw-admin-123", is_staff=True)
+    services.approve(request, actor=admin)  # transactional_db: the on_commit hand-off fires for real
+    wait_for(lambda: VMRequest.objects.get(pk=request.pk).state in FINAL_STATES, timeout=60)
+    request.refresh_from_db()
+    assert request.state == State.READY, request.reason
+    assert len(portal_vms(pve, request.pk)) == 1
+
+
 def test_twenty_concurrent_requests_get_distinct_vmids(celery_worker, pve, make_request, tenant):
     tenant.storage = "ceph-vm"  # shared: placement may use both nodes
     tenant.save()
