@@ -71,6 +71,23 @@ def fast_provisioning_settings(settings, *, max_attempts: int) -> None:
     forget_clients()
 
 
+def fakepve_endpoint(pve, cafile: str, monkeypatch, *, name: str = "demo", secret_env: str = "TEST_PVE_TOKEN_SECRET"):
+    """A portal ProxmoxEndpoint for a running fakepve with the demo inventory (verified HTTPS, demo API token)."""
+    from devstack.fakepve_demo import DEMO_TOKEN_ID, DEMO_TOKEN_SECRET
+
+    monkeypatch.setenv(secret_env, DEMO_TOKEN_SECRET)
+    return ProxmoxEndpoint.objects.create(
+        name=name,
+        api_url=pve.url,
+        token_id=DEMO_TOKEN_ID,
+        secret_env=secret_env,
+        ca_bundle=cafile,
+        vmid_range_start=100000,
+        vmid_range_end=100999,
+        is_default=True,
+    )
+
+
 def make_user(username: str, *, staff: bool = False, approver: bool = False) -> User:
     user = User.objects.create_user(username, f"{username}@example.com", "pw", is_staff=staff)
     if approver:

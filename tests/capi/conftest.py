@@ -141,20 +141,9 @@ PVE_SECRET_ENV = "CAPI_TEST_PVE_SECRET"
 
 @pytest.fixture
 def pve_endpoint(db, pve, fakepve_cafile, monkeypatch):
-    from devstack.fakepve_demo import DEMO_TOKEN_ID, DEMO_TOKEN_SECRET
-    from portal.models import ProxmoxEndpoint
+    from ..conftest import fakepve_endpoint
 
-    monkeypatch.setenv(PVE_SECRET_ENV, DEMO_TOKEN_SECRET)
-    return ProxmoxEndpoint.objects.create(
-        name="demo-pve",
-        api_url=pve.url,
-        token_id=DEMO_TOKEN_ID,
-        secret_env=PVE_SECRET_ENV,
-        ca_bundle=fakepve_cafile,
-        vmid_range_start=100000,
-        vmid_range_end=100999,
-        is_default=True,
-    )
+    return fakepve_endpoint(pve, fakepve_cafile, monkeypatch, name="demo-pve", secret_env=PVE_SECRET_ENV)
 
 
 @pytest.fixture

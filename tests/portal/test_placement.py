@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from devstack.fakepve_demo import DEMO_TOKEN_ID, DEMO_TOKEN_SECRET, populate
-from portal.models import ProxmoxEndpoint, VMRequest
+from devstack.fakepve_demo import populate
+from portal.models import VMRequest
+
+from ..conftest import fakepve_endpoint
 
 pytestmark = pytest.mark.django_db
 
@@ -17,15 +19,7 @@ def live_endpoint(fakepve, fakepve_cafile, monkeypatch, acme):
 
     populate(fakepve)
     forget_clients()
-    monkeypatch.setenv("PORTAL_PLACEMENT_TEST_SECRET", DEMO_TOKEN_SECRET)
-    endpoint = ProxmoxEndpoint.objects.create(
-        name="demo",
-        api_url=fakepve.url,
-        token_id=DEMO_TOKEN_ID,
-        secret_env="PORTAL_PLACEMENT_TEST_SECRET",
-        ca_bundle=fakepve_cafile,
-        is_default=True,
-    )
+    endpoint = fakepve_endpoint(fakepve, fakepve_cafile, monkeypatch)
     acme.endpoint = endpoint
     acme.save()
     yield fakepve

@@ -57,19 +57,9 @@ def eager():
 
 @pytest.fixture
 def endpoint(db, pve, fakepve_cafile, monkeypatch):
-    from portal.models import ProxmoxEndpoint
+    from ..conftest import fakepve_endpoint
 
-    monkeypatch.setenv(SECRET_ENV, DEMO_TOKEN_SECRET)
-    return ProxmoxEndpoint.objects.create(
-        name="demo",
-        api_url=pve.url,
-        token_id=DEMO_TOKEN_ID,
-        secret_env=SECRET_ENV,
-        ca_bundle=fakepve_cafile,
-        vmid_range_start=100000,
-        vmid_range_end=100999,
-        is_default=True,
-    )
+    return fakepve_endpoint(pve, fakepve_cafile, monkeypatch, secret_env=SECRET_ENV)
 
 
 @pytest.fixture
